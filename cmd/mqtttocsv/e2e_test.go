@@ -269,7 +269,7 @@ func (p *proc) Log() string {
 // waitLog waits until the log holds s.
 func (p *proc) waitLog(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(40 * time.Second)
 	for !strings.Contains(p.Log(), s) {
 		if time.Now().After(deadline) {
 			t.Fatalf("mqtttocsv did not log %q", s)
@@ -358,11 +358,7 @@ func liveRun(t *testing.T, p *proc, url, out string) map[string]string {
 	if late < 0 {
 		t.Fatal("the capture lost its late message")
 	}
-	publish := func(ms []message) {
-		for _, m := range ms {
-			mqtttest.Publish(t, url, m.topic, 1, m.payload)
-		}
-	}
+	publish := func(ms []message) { publishAll(t, url, ms) }
 	publish(msgs[:late])
 	// The flush after the first part writes every second before each device's newest.
 	waitFile(t, out, "tasmota_EB7D9F/energie_20260115_0000.csv", "2026-01-15T00:00:29,")

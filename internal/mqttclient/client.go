@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"sort"
 	"strings"
@@ -46,6 +47,7 @@ type Client struct {
 	closeOnce    sync.Once
 	closing      atomic.Bool // set by Close: handle no more messages
 	handlerMu    sync.Mutex  // held while a message is handled and acknowledged
+	recent       recentMessages
 }
 
 // Connect validates o, connects to the broker, subscribes to o.Topics and
@@ -307,8 +309,52 @@ func (c *Client) onMessage(_ mqtt.Client, m mqtt.Message) {
 	if c.closing.Load() {
 		return
 	}
-	c.deliver(m)
+	if !c.recent.seen(m) {
+		c.deliver(m)
+	} else {
+		c.log.Debugf("message %d on %s is a redelivery of one already handled: skipped", m.MessageID(), m.Topic())
+	}
 	m.Ack()
+}
+
+// recentMessages remembers the last handled messages, so that a QoS 1 redelivery of one
+// already handled is not counted twice. That happens when the connection (or the broker)
+// goes down after the handler ran but before the broker got the acknowledgement: the broker
+// sends the message again, flagged DUP, under the same packet id. Only DUP messages are
+// checked, and only against the same packet id, topic and payload, so two distinct
+// messages with equal payloads (the same value twice in a second) are both kept.
+type recentMessages struct {
+	keys [1024]uint64
+	next int
+}
+
+func messageKey(m mqtt.Message) uint64 {
+	h := fnv.New64a()
+	var id [2]byte
+	id[0], id[1] = byte(m.MessageID()>>8), byte(m.MessageID())
+	h.Write(id[:])
+	h.Write([]byte(m.Topic()))
+	h.Write([]byte{0})
+	h.Write(m.Payload())
+	return h.Sum64()
+}
+
+// seen records m and reports whether it is a redelivery of a message already recorded.
+func (r *recentMessages) seen(m mqtt.Message) bool {
+	if m.Qos() == 0 {
+		return false
+	}
+	k := messageKey(m)
+	if m.Duplicate() {
+		for _, v := range r.keys {
+			if v == k {
+				return true
+			}
+		}
+	}
+	r.keys[r.next] = k
+	r.next = (r.next + 1) % len(r.keys)
+	return false
 }
 
 // deliver calls the handler. A panic in it is logged rather than allowed to

@@ -54,7 +54,7 @@ func (d *DirFS) OpenAppend(name string) (File, int64, error) {
 			return nil, 0, err
 		}
 	}
-	f, err := d.root.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := d.root.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|openNonblock, 0o644)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package sink
+
+const openNonblock = 0
