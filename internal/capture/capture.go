@@ -21,6 +21,7 @@ type Reader struct {
 	buf     []byte
 	payload []byte
 	env     envelope
+	last    string
 }
 
 type envelope struct {
@@ -70,7 +71,7 @@ func (r *Reader) Next() (topic string, payload []byte, err error) {
 		if i <= 0 {
 			return "", nil, &LineError{Line: r.line, Msg: "neither a JSON line nor \"topic payload\""}
 		}
-		return string(line[:i]), line[i+1:], nil
+		return r.topic(line[:i]), line[i+1:], nil
 	}
 }
 
@@ -92,6 +93,15 @@ func (r *Reader) jsonLine(line []byte) (string, []byte, error) {
 		return *r.env.Topic, r.payload, nil
 	}
 	return *r.env.Topic, p, nil
+}
+
+// topic returns the topic as a string, reusing the previous one when it is the same: a
+// capture is mostly one or a few devices, so this saves an allocation per message.
+func (r *Reader) topic(b []byte) string {
+	if string(b) != r.last {
+		r.last = string(b)
+	}
+	return r.last
 }
 
 // readLine returns one line, or a *LineError for a line over maxLine (skipped unread).
