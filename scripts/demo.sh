@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin}
 OUT=${DEMO_OUT:-./data/demo}
-CAPTURE=${CAPTURE:-testdata/capture.jsonl}
+CAPTURE=${CAPTURE:-testdata/demo.jsonl.gz}
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 

@@ -172,8 +172,10 @@ func drawDay(dc draw.Canvas, d *Day) {
 	head := dev + "  " + when
 
 	panels := []panel{powerPanel(d, x0, head), phasePanel(d, x0, head), voltPanel(d, x0, head)}
+	lo, hi := viewWindow(d)
 	rows := make([][]*plot.Plot, len(panels))
 	for i, p := range panels {
+		p.p.X.Min, p.p.X.Max = x0+float64(lo), x0+float64(hi)
 		rows[i] = []*plot.Plot{p.p}
 	}
 	tiles := draw.Tiles{Rows: len(panels), Cols: 1,
@@ -184,6 +186,31 @@ func drawDay(dc draw.Canvas, d *Day) {
 		p.p.Draw(cs[i][0])
 		drawLegend(cs[i][0], p.p, p.legend)
 	}
+}
+
+// viewWindow is the part of the day the X axes show, in seconds of the day: the whole day
+// when the data covers half of it or more, else the hours with data (whole hours, at least
+// two), so that a short recording is not a sliver at one end of a 24-hour axis.
+func viewWindow(d *Day) (lo, hi int) {
+	first, last := SecondsPerDay, -1
+	for _, s := range d.Seconds {
+		first, last = min(first, s.T), max(last, s.T)
+	}
+	for _, r := range d.TS {
+		first, last = min(first, r.T), max(last, r.T)
+	}
+	if last < 0 {
+		return 0, SecondsPerDay
+	}
+	lo, hi = first/3600*3600, (last/3600+1)*3600
+	if hi-lo < 2*3600 {
+		hi = min(lo+2*3600, SecondsPerDay)
+		lo = hi - 2*3600
+	}
+	if hi-lo >= SecondsPerDay/2 {
+		return 0, SecondsPerDay
+	}
+	return lo, hi
 }
 
 func newPanel(title, ylabel string, x0 float64) *plot.Plot {
