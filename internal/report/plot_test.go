@@ -43,8 +43,38 @@ func checkSVG(t *testing.T, name string) {
 	assert.Equal(t, "864pt", doc.Width, "12 in")
 	assert.Equal(t, "648pt", doc.Height, "9 in")
 	// The labels a reader needs are in the picture.
-	for _, s := range []string{"meter1", "2026-01-14", "power (kW)", "voltage (V)", "12:00", "24:00", "207-253 V band", "TS summary Pi"} {
+	for _, s := range []string{"meter1", "2026-01-14", "power (kW)", "voltage (V)", "12:00", "207-253 V band", "TS summary Pi"} {
 		assert.Contains(t, string(b), s, "SVG text")
+	}
+	// The hand-made day has data from 09:xx to 12:xx: the axes show those hours, not a
+	// sliver of a 24-hour axis.
+	assert.Contains(t, string(b), ">09:00<")
+	assert.Contains(t, string(b), ">13:00<")
+	assert.NotContains(t, string(b), ">24:00<")
+}
+
+func TestViewWindow(t *testing.T) {
+	secs := func(ts ...int) []Second {
+		var out []Second
+		for _, v := range ts {
+			out = append(out, Second{T: v})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		day    Day
+		lo, hi int
+	}{
+		{"no data", Day{}, 0, SecondsPerDay},
+		{"three hours", Day{Seconds: secs(10*3600, 12*3600+59*60)}, 10 * 3600, 13 * 3600},
+		{"a few minutes", Day{Seconds: secs(10*3600+60, 10*3600+600)}, 10 * 3600, 12 * 3600},
+		{"late evening", Day{Seconds: secs(23*3600 + 30)}, 22 * 3600, SecondsPerDay},
+		{"summary rows count", Day{Seconds: secs(10 * 3600), TS: []TSRow{{T: 14*3600 + 5}}}, 10 * 3600, 15 * 3600},
+		{"most of the day", Day{Seconds: secs(3600, 20*3600)}, 0, SecondsPerDay},
+	} {
+		lo, hi := viewWindow(&tc.day)
+		assert.Equal(t, [2]int{tc.lo, tc.hi}, [2]int{lo, hi}, tc.name)
 	}
 }
 
