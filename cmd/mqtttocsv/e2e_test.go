@@ -212,6 +212,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"replay", "/nonexistent/capture"}, 2, "no such file"},
 		{[]string{"--broker", "http://x", "--out-dir", t.TempDir()}, 2, "http"},
 		{[]string{"replay", "--out-dir", t.TempDir(), "--flush-interval", "0s", captureFile}, 2, "flush_interval"},
+		{[]string{"report"}, 2, "PATH"},
+		{[]string{"report", "/nonexistent/data"}, 2, "nonexistent"},
+		{[]string{"report", "--format", "xml", "."}, 2, "xml"},
+		{[]string{"report", "--plot", "day.jpg", "."}, 2, ".png or .svg"},
 	} {
 		cmd := exec.Command(binary, tc.args...)
 		out, _ := cmd.CombinedOutput()
@@ -407,4 +411,20 @@ func TestLiveEmbeddedBroker(t *testing.T) {
 	ref := t.TempDir()
 	replayBin(t, ref, captureFile)
 	compareTrees(t, byDay(readTree(t, ref)), byDay(got))
+}
+
+// TestStatusOnSIGUSR1: SIGUSR1 logs a status line (connection state, rates, counters)
+// without stopping anything.
+func TestStatusOnSIGUSR1(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	out := t.TempDir()
+	p := start(t, "--listen", "127.0.0.1:0", "--out-dir", out, "--client-id", "e2e-usr1")
+	p.waitLog(t, "subscribed to")
+	p.cmd.Process.Signal(syscall.SIGUSR1)
+	p.waitLog(t, "status: connected,")
+	if code := p.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }
