@@ -282,6 +282,20 @@ func (p *proc) waitLog(t *testing.T, s string) {
 	}
 }
 
+// waitReceived asks for status lines (SIGUSR1) until one counts n messages received.
+func (p *proc) waitReceived(t *testing.T, n int) {
+	t.Helper()
+	want := fmt.Sprintf("messages %d,", n)
+	deadline := time.Now().Add(40 * time.Second)
+	for !strings.Contains(p.Log(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("mqtttocsv never counted %d messages", n)
+		}
+		p.cmd.Process.Signal(syscall.SIGUSR1)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // stop sends sig and waits for the exit status.
 func (p *proc) stop(t *testing.T, sig syscall.Signal) int {
 	t.Helper()
@@ -367,7 +381,13 @@ func liveRun(t *testing.T, p *proc, url, out string) map[string]string {
 	// The flush after the first part writes every second before each device's newest.
 	waitFile(t, out, "tasmota_EB7D9F/energie_20260115_0000.csv", "2026-01-15T00:00:29,")
 	publish(msgs[late:])
-	waitFile(t, out, "meter2/ts_summary_20260115_0000.csv", "260115000100W")
+	subscribed := 0
+	for _, m := range msgs {
+		if strings.HasPrefix(m.topic, "tele/") && strings.HasSuffix(m.topic, "/SENSOR") {
+			subscribed++
+		}
+	}
+	p.waitReceived(t, subscribed)
 	if code := p.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM", code)
 	}

@@ -16,26 +16,45 @@ import (
 )
 
 // synth makes n seconds of traffic of one device from 2026-01-14T10:00:00+from: three
-// single-attribute messages per second and a summary every 10 s.
+// single-attribute messages per second and a summary every 10 s and at the last second,
+// so that a test knows all of it arrived once that summary is on disk (waitAll).
 func synth(device string, from, n int) []message {
 	var msgs []message
 	topic := "tele/" + device + "/SENSOR"
 	for s := from; s < from+n; s++ {
 		t := time.Date(2026, 1, 14, 10, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Second)
 		ts := t.Format("2006-01-02T15:04:05")
-		if s%10 == 0 {
-			msgs = append(msgs, message{topic, []byte(fmt.Sprintf(
-				`{"Time":"%s","z":{"TS":"%sW","NS":353234363435,"Pi":0.%d,"Po":0,"E1":%d.125,"U1":231.5}}`,
-				ts, t.Format("060102150405"), s%10, 15000+s))})
+		summary := message{topic, []byte(fmt.Sprintf(
+			`{"Time":"%s","z":{"TS":"%sW","NS":353234363435,"Pi":0.%d,"Po":0,"E1":%d.125,"U1":231.5}}`,
+			ts, t.Format("060102150405"), s%10, 15000+s))}
+		last := s == from+n-1
+		if s%10 == 0 && !last {
+			msgs = append(msgs, summary)
 		}
 		for _, v := range []string{`"Pi":0.1`, `"Pi":0.2`, fmt.Sprintf(`"U1":23%d.%d`, s%10, s%7)} {
 			msgs = append(msgs, message{topic, []byte(`{"Time":"` + ts + `","z":{` + v + `}}`)})
+		}
+		if last {
+			msgs = append(msgs, summary)
 		}
 	}
 	return msgs
 }
 
 // publishAll publishes at QoS 1 over one connection and waits for every acknowledgement.
+// waitAll waits until the last summary of msgs (synth puts one at the end) is on disk:
+// then every message before it was handled, since they arrive in order.
+func waitAll(t *testing.T, out string, msgs []message) {
+	t.Helper()
+	var last string
+	for _, m := range msgs {
+		if i := strings.Index(string(m.payload), `"TS":"`); i >= 0 {
+			last = string(m.payload[i+6 : i+6+13])
+		}
+	}
+	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", last)
+}
+
 func publishAll(t *testing.T, url string, msgs []message) {
 	t.Helper()
 	c := mqtt.NewClient(mqtttest.NewClientOptions(url))
@@ -106,7 +125,7 @@ func TestSIGKILL(t *testing.T) {
 	p.waitLog(t, "subscribed to")
 	first := synth("dev1", 0, 30)
 	publishAll(t, m.URL, first)
-	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", "260114100020W")
+	waitAll(t, out, first)
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
 
@@ -123,7 +142,7 @@ func TestSIGKILL(t *testing.T) {
 	p2.waitLog(t, "subscribed to")
 	second := synth("dev1", 30, 20)
 	publishAll(t, m.URL, second)
-	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", "260114100040W")
+	waitAll(t, out, second)
 	if code := p2.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -154,13 +173,13 @@ func TestBrokerRestart(t *testing.T) {
 	p.waitLog(t, "subscribed to")
 	before, after := synth("dev1", 0, 20), synth("dev1", 20, 20)
 	publishAll(t, m.URL, before)
-	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", "260114100010W")
+	waitAll(t, out, before)
 	m.Stop()
 	p.waitLog(t, "disconnected from")
 	m.Start()
 	publishAll(t, m.URL, after)
 	p.waitLog(t, "reconnected to")
-	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", "260114100030W")
+	waitAll(t, out, after)
 	if code := p.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -184,7 +203,7 @@ func TestQueuedWhileDown(t *testing.T) {
 	msgs := synth("dev1", 0, 30)
 	publishAll(t, m.URL, msgs) // nobody is connected: the broker queues them
 	p2 := start(t, args...)
-	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", "260114100020W")
+	waitAll(t, out, msgs)
 	p2.waitLog(t, "subscribed to")
 	time.Sleep(300 * time.Millisecond)
 	if code := p2.stop(t, syscall.SIGTERM); code != 0 {
@@ -214,10 +233,11 @@ func TestPasswordNeverShown(t *testing.T) {
 	p.waitLog(t, "subscribed to")
 	opts := mqtttest.NewClientOptions(m.URL)
 	opts.SetUsername("meter").SetPassword(secret)
-	for _, msg := range synth("dev1", 0, 3) {
+	pwMsgs := synth("dev1", 0, 3)
+	for _, msg := range pwMsgs {
 		mqtttest.PublishWith(t, opts, msg.topic, 1, msg.payload)
 	}
-	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", "260114100000W")
+	waitAll(t, out, pwMsgs)
 	p.stop(t, syscall.SIGTERM)
 
 	wrong := exec.Command(binary, "--broker", m.URL, "--user", "meter", "-v", "--out-dir", t.TempDir())

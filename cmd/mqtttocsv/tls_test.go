@@ -41,7 +41,7 @@ func TestTLSFlags(t *testing.T) {
 	p.waitLog(t, "subscribed to")
 	msgs := synth("dev1", 0, 12)
 	publishAll(t, s.URL, msgs) // on the plain listener; the program reads over TLS
-	waitFile(t, out, "dev1/ts_summary_20260114_0000.csv", "260114100010W")
+	waitAll(t, out, msgs)
 	if code := p.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

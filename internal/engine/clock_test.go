@@ -20,24 +20,31 @@ func TestLastMillisecondOfTheDay(t *testing.T) {
 }
 
 // TestAutumnDSTHour documents what happens when the device's clock goes back (the autumn
-// change): the wall time is kept as sent, so the seconds of the repeated hour that carry the
-// same wall time are merged into one row, whose count shows it (here 2 messages, one from
-// each pass). Summary rows are all kept; their TS ends in S (summer) then W (winter) to
-// tell the passes apart. Nothing is dropped.
+// change): the wall time is kept as sent, so the repeated hour's rows come again, after the
+// first pass's rows, in the same day's file: Time goes back from 02:59:59 to 02:00:00 once.
+// Each pass's seconds keep their own rows (the first pass was written long before the
+// second came); summary rows are all kept, their TS ending in S (summer) then W (winter).
+// Nothing is merged across the passes and nothing is dropped.
 func TestAutumnDSTHour(t *testing.T) {
 	h := newHarness(t, func(o *config.Options) { o.Timezone = "Europe/Paris" }, engine.Params{})
 	h.msg(topic, `{"Time":"2026-10-25T02:30:00","z":{"TS":"261025023000S","Pi":1}}`)
 	h.val("2026-10-25T02:30:01", `"Pi":0.5`)
+	h.val("2026-10-25T02:59:58", `"Pi":0.25`)
 	h.val("2026-10-25T02:59:59", `"Pi":0.25`)
+	h.e.Flush(false) // the ticker, which runs many times in the real hour between the passes
 	// The clock goes back from 03:00 summer time to 02:00 winter time.
 	h.val("2026-10-25T02:00:00", `"Pi":0.75`)
 	h.msg(topic, `{"Time":"2026-10-25T02:30:00","z":{"TS":"261025023000W","Pi":2}}`)
 	h.val("2026-10-25T02:30:01", `"Pi":0.5`)
+	h.val("2026-10-25T03:00:00", `"Pi":0.125`)
 	h.close()
 	h.expectFile(dev+"/energie_20261025_0000.csv", enHeader+
+		enRow("2026-10-25T02:30:01", map[string]string{"Pi": "0.5"}, 1)+
+		enRow("2026-10-25T02:59:58", map[string]string{"Pi": "0.25"}, 1)+
 		enRow("2026-10-25T02:00:00", map[string]string{"Pi": "0.75"}, 1)+
-		enRow("2026-10-25T02:30:01", map[string]string{"Pi": "1"}, 2)+
-		enRow("2026-10-25T02:59:59", map[string]string{"Pi": "0.25"}, 1))
+		enRow("2026-10-25T02:30:01", map[string]string{"Pi": "0.5"}, 1)+
+		enRow("2026-10-25T02:59:59", map[string]string{"Pi": "0.25"}, 1)+
+		enRow("2026-10-25T03:00:00", map[string]string{"Pi": "0.125"}, 1))
 	h.expectFile(dev+"/ts_summary_20261025_0000.csv", tsHeader+
 		tsRow("2026-10-25T02:30:00", "261025023000S", "", map[string]string{"Pi": "1"})+
 		tsRow("2026-10-25T02:30:00", "261025023000W", "", map[string]string{"Pi": "2"}))

@@ -37,8 +37,9 @@ type Params struct {
 	// Now is the wall clock (tests set it); nil is time.Now.
 	Now func() time.Time
 	// DataClock makes the messages' own Time the clock (replay): the start is the first
-	// usable message, and a flush happens whenever data time crosses a flush_interval
-	// boundary. Without it, the front door calls Flush on a ticker.
+	// usable message and only the data clock flushes (a flush whenever data time crosses a
+	// flush_interval boundary; it also runs live, beside the ticker). Without it, the
+	// start is Now and the front door also calls Flush on a ticker.
 	DataClock bool
 	// Verbose logs every message and every refusal at debug level.
 	Verbose bool
@@ -328,7 +329,10 @@ func (e *Engine) handle(source string, d *device, r *tasmota.Reading) {
 		}
 		rw.count++
 	}
-	if e.p.DataClock && e.period > 0 {
+	// The data clock also runs live: in real time it agrees with the ticker, and when a
+	// broker delivers hours of queued messages at once (after a downtime) it writes them as
+	// replay would, in constant memory.
+	if e.period > 0 {
 		b := int64(r.Time) / e.period
 		if b > e.bucket {
 			if e.bucket != 0 {
@@ -421,7 +425,12 @@ func (e *Engine) flush(final bool) {
 		}
 	}
 	e.sink.Retry()
-	e.sink.Sync()
+	// Live, every flush is fsynced: that bounds what a power cut can take. A replay can
+	// be run again, so it fsyncs only when it closes a file and at the end, which keeps
+	// it from waiting on the disk at every flush_interval of data.
+	if final || !e.p.DataClock {
+		e.sink.Sync()
+	}
 }
 
 func (e *Engine) flushDevice(d *device, final bool) {

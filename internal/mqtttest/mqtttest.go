@@ -69,16 +69,27 @@ func RequireTool(t testing.TB, name string) string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It
 // listens on port 0 and closes the listener, so another process could in
 // principle take the port in between; for tests on loopback this is good
-// enough and lets a broker be restarted on a known port.
+// enough and lets a broker be restarted on a known port. It never returns the same port
+// twice in one test binary: the kernel may hand a just-closed port out again, and two
+// listeners of one mosquitto would then collide.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("looking for a free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("looking for a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := givenPorts.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port found in 100 tries")
+	return 0
 }
+
+var givenPorts sync.Map
 
 // Mosquitto is a mosquitto broker run by a test. It listens on 127.0.0.1:Port
 // without TLS, allows anonymous clients unless the extra configuration says
