@@ -4,13 +4,13 @@ BIN         := $(CURDIR)/bin
 TELEGRAF_VERSION := v1.37.2
 # Only the Telegraf plugins the tests and the benchmark use: a custom build takes about a
 # minute instead of many.
-TELEGRAF_TAGS := custom,inputs.mqtt_consumer,processors.execd,outputs.file,parsers.json_v2,parsers.json,serializers.influx,serializers.csv
+TELEGRAF_TAGS := custom,inputs.mqtt_consumer,processors.execd,outputs.file,outputs.discard,parsers.json_v2,parsers.json,serializers.influx,serializers.csv
 LISTEN      ?= localhost:1883
 OUT         ?= ./data
 FUZZTIME    ?= 30s
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all build run demo test test-short telegraf bench fuzz lint clean
+.PHONY: all build run demo test test-short test-telegraf telegraf bench fuzz lint clean
 
 all: build
 
@@ -32,6 +32,10 @@ demo: build
 test: telegraf
 	$(GO) vet ./...
 	TELEGRAF_BIN=$(BIN)/telegraf $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-telegraf: the plugin, tasmota-csv and the end-to-end test through a real Telegraf.
+test-telegraf: telegraf
+	TELEGRAF_BIN=$(BIN)/telegraf $(GO) test -count=1 ./plugins/... ./cmd/tasmota-csv/...
 
 test-short:
 	$(GO) test -short ./...

@@ -5,7 +5,7 @@
 // It runs the tasmota_csv processor on Telegraf's execd shim. The shim stops a processor
 // at the end of stdin only, so this program adds what the SPEC asks for: SIGTERM and
 // SIGINT stop it like the end of stdin (every row written, files fsynced, exit 0), SIGHUP
-// reopens the files (logrotate), and the last per-second rows are written before the
+// reopens the files (logrotate), SIGUSR1 flushes now, and the last per-second rows are written before the
 // shim closes its output, so that emit_aggregates also emits them.
 package main
 
@@ -61,7 +61,8 @@ device_segment, field_prefix, drop_original, emit_aggregates, max_payload and
 max_pending_rows; $VAR and ${VAR} are replaced by environment variables.
 
 End of stdin (how Telegraf stops it), SIGTERM and SIGINT write everything, fsync and
-exit 0; SIGHUP closes and reopens the files (logrotate).
+exit 0; SIGHUP closes and reopens the files (logrotate); SIGUSR1 writes the rows of
+the past seconds now, as each flush_interval does.
 
 In Telegraf's configuration:
 
@@ -72,8 +73,22 @@ In Telegraf's configuration:
 Flags:
 `
 
+// exitLinger is how long the program stays after closing its stdout and stderr. Telegraf
+// reads them until it sees their end, but closes them as soon as the process has exited:
+// a process that exits with them open races those readers, and Telegraf then logs "read
+// |0: file already closed" and may miss the last lines.
+const exitLinger = 200 * time.Millisecond
+
 func main() {
-	os.Exit(run(os.Args[1:]))
+	code := run(os.Args[1:])
+	os.Exit(code)
+}
+
+// closeOutputs ends stdout and stderr before the exit (see exitLinger).
+func closeOutputs() {
+	_ = os.Stdout.Close()
+	_ = os.Stderr.Close()
+	time.Sleep(exitLinger)
 }
 
 // options are the command line.
@@ -178,14 +193,15 @@ func run(args []string) int {
 		case <-shimErrDone:
 		case <-time.After(time.Second):
 		}
+		closeOutputs()
 	}()
 
+	// execdProcessor has no Log field, so the shim leaves the plugin's logger alone.
 	proc := &execdProcessor{p: plugin}
 	if err := s.AddStreamingProcessor(proc); err != nil {
 		fmt.Fprintf(os.Stderr, "tasmota-csv: %s:\n%s\n", o.config, indent(err.Error()))
 		return exitUsage
 	}
-	plugin.Log = log // the shim sets its own logger on plugins that have a Log field
 
 	f := &feeder{w: pw}
 	shutdown := make(chan string, 1)
@@ -200,9 +216,10 @@ func run(args []string) int {
 	}()
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
+	log.Infof("started (pid %d): writing to %s", os.Getpid(), plugin.OutDir)
 	result := make(chan error, 1)
 	go func() { result <- s.Run(shim.PollIntervalDisabled) }()
 
@@ -227,9 +244,14 @@ func run(args []string) int {
 				log.Debugf("%s: writing every row", why)
 			}
 		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
+			switch sig {
+			case syscall.SIGHUP:
 				plugin.Reopen()
 				log.Infof("SIGHUP: files closed, reopened at the next write")
+				continue
+			case syscall.SIGUSR1:
+				plugin.Flush()
+				log.Infof("SIGUSR1: rows of past seconds written: %s", plugin.Stats().Summary())
 				continue
 			}
 			if stopping {
