@@ -30,6 +30,7 @@ demo: build
 
 ## test: every test, end-to-end ones included (they need mosquitto and bin/telegraf).
 test: telegraf
+	@./scripts/ensure-mosquitto.sh
 	$(GO) vet ./...
 	TELEGRAF_BIN=$(BIN)/telegraf $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
