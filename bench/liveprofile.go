@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -42,6 +43,10 @@ func profileLive(capPath string, n int, window int, tmpBase, profDir string) (li
 		return res, err
 	}
 	defer m.p.stop(5 * time.Second)
+
+	// The runtime settings cmd/mqtttocsv/live.go makes (tuneRuntime), for this part only.
+	defer debug.SetGCPercent(debug.SetGCPercent(50))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 
 	o := config.Default()
 	o.OutDir = filepath.Join(dir, "out")

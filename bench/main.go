@@ -210,6 +210,9 @@ func findBinaries(root string, o options) (binaries, error) {
 		logf("%s is missing: building %s into %s", p, pkg, out)
 		cmd := exec.Command(goTool(), "build", "-o", out, "./"+pkg)
 		cmd.Dir = root
+		if name == "mqtttocsv" {
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
+		}
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("building %s failed: %v\n%s", pkg, err, msg)
 		}

@@ -72,18 +72,49 @@ type Cell struct {
 // Add merges v into c. Each value enters the sum as its shortest decimal form, the one the
 // SPEC writes, so the row is the exact sum of the numbers a user would see one by one.
 func (c *Cell) Add(m Mode, v float64) {
-	switch m {
-	case Sum, Mean:
+	if m == Sum || m == Mean {
 		if c.n == 0 {
 			setShortest(&c.dec, v)
-		} else {
-			var x apd.Decimal
-			setShortest(&x, v)
-			if _, err := ctx.Add(&c.dec, &c.dec, &x); err != nil {
-				// Only reachable with exponents past ±100000, which no float64 has.
-				setShortest(&c.dec, v)
-			}
+			c.n++
+			return
 		}
+		var x apd.Decimal
+		setShortest(&x, v)
+		c.addDecimal(&x)
+		return
+	}
+	c.addFloat(m, v)
+}
+
+// AddExact is Add for a value whose shortest decimal form is already known:
+// v = mant × 10^exp, mant without trailing zeros (tasmota.Reading.Exact). It spares
+// formatting v to find that form.
+func (c *Cell) AddExact(m Mode, v float64, mant int64, exp int32) {
+	if m == Sum || m == Mean {
+		if c.n == 0 {
+			setFinite(&c.dec, mant, exp)
+			c.n++
+			return
+		}
+		var x apd.Decimal
+		setFinite(&x, mant, exp)
+		c.addDecimal(&x)
+		return
+	}
+	c.addFloat(m, v)
+}
+
+// addDecimal adds x to a cell that has values already.
+func (c *Cell) addDecimal(x *apd.Decimal) {
+	if _, err := ctx.Add(&c.dec, &c.dec, x); err != nil {
+		// Only reachable with exponents past ±100000, which no float64 has.
+		c.dec.Set(x)
+	}
+	c.n++
+}
+
+func (c *Cell) addFloat(m Mode, v float64) {
+	switch m {
 	case Min:
 		if c.n == 0 || v < c.f {
 			c.f = v
@@ -136,6 +167,18 @@ func (c *Cell) AppendTo(b []byte, m Mode) []byte {
 		return csvrow.AppendNumber(b, c.Float(m))
 	}
 	return csvrow.AppendNumber(b, c.f)
+}
+
+// setFinite is d.SetFinite(mant, exp), a little faster.
+func setFinite(d *apd.Decimal, mant int64, exp int32) {
+	u := uint64(mant)
+	if mant < 0 {
+		u = -u
+	}
+	d.Coeff.SetUint64(u)
+	d.Negative = mant < 0
+	d.Exponent = exp
+	d.Form = apd.Finite
 }
 
 // setShortest sets d to the shortest decimal that reads back as v, without allocating.

@@ -60,8 +60,8 @@ func (r *Reader) Next() (topic string, payload []byte, err error) {
 		if err != nil {
 			return "", nil, err
 		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(bytes.TrimSpace(line)) == 0 {
+		line = trimEOL(line)
+		if len(line) == 0 || isSpace(line[0]) && len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		if line[0] == '{' {
@@ -145,6 +145,19 @@ func (r *Reader) readLine() ([]byte, error) {
 
 func (r *Reader) tooLarge() error {
 	return &LineError{Line: r.line, TooLarge: true, Msg: fmt.Sprintf("line is longer than %d bytes", r.maxLine)}
+}
+
+// trimEOL removes every CR and LF at the end of line.
+func trimEOL(line []byte) []byte {
+	n := len(line)
+	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
+		n--
+	}
+	return line[:n]
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c >= 0x80
 }
 
 // contentLen is the length of a line without its newline.

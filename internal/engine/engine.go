@@ -8,6 +8,8 @@ package engine
 
 import (
 	"fmt"
+	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -91,9 +93,17 @@ type Engine struct {
 	started bool
 	period  int64 // flush interval in seconds, for the data clock
 	bucket  int64 // data clock: current flush_interval bucket
-	buf     []byte
-	keys    []wall.Time
-	free    []*row
+	// nextBucket is the first time of the bucket after e.bucket: times before it need
+	// no division to know they are in no later bucket.
+	nextBucket wall.Time
+	buf        []byte
+	keys       []wall.Time
+	free       []*row
+	// The source of the last usable message and its device: messages come in runs
+	// from the same device (a capture reuses the topic string, so the comparison is
+	// mostly a pointer comparison).
+	lastSource string
+	lastDev    *device
 }
 
 type device struct {
@@ -102,6 +112,10 @@ type device struct {
 	seen     bool
 	rows     map[wall.Time]*row
 	warnedAt wall.Time
+	// The row the last message went to (nil after a flush): the next messages
+	// mostly belong to the same second.
+	lastTime wall.Time
+	lastRow  *row
 }
 
 type row struct {
@@ -179,6 +193,19 @@ func (e *Engine) HandleMessage(topic string, payload []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.recv++
+	d := e.lastDev
+	if d == nil || topic != e.lastSource {
+		d = e.devices[topic]
+	}
+	if d != nil { // a known source: device and register have nothing to add
+		if err := e.dec.Decode(payload, &e.rd); err != nil {
+			e.refuse(topic, err)
+			return
+		}
+		e.lastSource, e.lastDev = topic, d
+		e.handle(topic, d, &e.rd)
+		return
+	}
 	dev, name, err := e.device(topic)
 	if err != nil {
 		e.refuse(topic, err)
@@ -197,16 +224,24 @@ func (e *Engine) HandleReading(source string, r *tasmota.Reading) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.recv++
-	dev, name, err := e.device(source)
-	if err != nil {
-		e.refuse(source, err)
-		return
+	d := e.lastDev
+	name := ""
+	cached := d != nil && source == e.lastSource
+	if !cached {
+		var err error
+		if d, name, err = e.device(source); err != nil {
+			e.refuse(source, err)
+			return
+		}
 	}
 	if r.Set == 0 && !r.Summary {
 		e.refuse(source, refusal.New(refusal.NoValues, "the meter object has no usable value"))
 		return
 	}
-	e.handle(source, e.register(source, name, dev), r)
+	if !cached {
+		d = e.register(source, name, d)
+	}
+	e.handle(source, d, r)
 }
 
 // Refuse counts a message refused by the front door itself (it was received).
@@ -271,6 +306,9 @@ func (e *Engine) register(source, name string, d *device) *device {
 	if _, ok := e.devices[source]; !ok && len(e.devices) < 100000 { // bound the cache against topic floods
 		e.devices[source] = d
 	}
+	// Every message from source resolves to d (same segment, same safe name): HandleMessage
+	// may skip device and register for the next ones.
+	e.lastSource, e.lastDev = source, d
 	return d
 }
 
@@ -313,15 +351,23 @@ func (e *Engine) handle(source string, d *device, r *tasmota.Reading) {
 	if r.Summary {
 		e.writeSummary(d, r)
 	} else {
-		rw := d.rows[r.Time]
-		if rw == nil {
-			rw = e.newRow()
-			d.rows[r.Time] = rw
+		rw := d.lastRow
+		if rw == nil || d.lastTime != r.Time {
+			rw = d.rows[r.Time]
+			if rw == nil {
+				rw = e.newRow()
+				d.rows[r.Time] = rw
+			}
+			d.lastTime, d.lastRow = r.Time, rw
 		}
 		for set := r.Set; set != 0; set &= set - 1 {
 			i := trailingZeros(set)
 			if i >= tasmota.FirstColumn {
-				rw.cells[i].Add(e.mode, r.Num[i])
+				if r.Exact&(1<<uint(i)) != 0 {
+					rw.cells[i].AddExact(e.mode, r.Num[i], r.Mant[i], r.Exp[i])
+				} else {
+					rw.cells[i].Add(e.mode, r.Num[i])
+				}
 				rw.set |= 1 << uint(i)
 			} else if e.p.Verbose {
 				e.p.Log.Debugf("%s is only written in summary rows", e.schema.Name(i))
@@ -332,13 +378,14 @@ func (e *Engine) handle(source string, d *device, r *tasmota.Reading) {
 	// The data clock also runs live: in real time it agrees with the ticker, and when a
 	// broker delivers hours of queued messages at once (after a downtime) it writes them as
 	// replay would, in constant memory.
-	if e.period > 0 {
+	if e.period > 0 && r.Time >= e.nextBucket {
 		b := int64(r.Time) / e.period
 		if b > e.bucket {
 			if e.bucket != 0 {
-				e.flush(false)
+				e.flush(false, false)
 			}
 			e.bucket = b
+			e.nextBucket = wall.Time((b + 1) * e.period)
 		}
 	}
 }
@@ -357,14 +404,7 @@ func (e *Engine) checkClock(d *device, t wall.Time) {
 	}
 }
 
-func trailingZeros(x uint64) int {
-	n := 0
-	for x&1 == 0 {
-		x >>= 1
-		n++
-	}
-	return n
-}
+func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
 
 func (e *Engine) newRow() *row {
 	if n := len(e.free); n > 0 {
@@ -408,10 +448,11 @@ func (e *Engine) writeSummary(d *device, r *tasmota.Reading) {
 func (e *Engine) Flush(final bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.flush(final)
+	e.flush(final, true)
 }
 
-func (e *Engine) flush(final bool) {
+// flush is Flush; ticker is false for the flushes of the data clock.
+func (e *Engine) flush(final, ticker bool) {
 	names := make([]string, 0, len(e.byName))
 	for n := range e.byName {
 		names = append(names, n)
@@ -425,10 +466,13 @@ func (e *Engine) flush(final bool) {
 		}
 	}
 	e.sink.Retry()
-	// Live, every flush is fsynced: that bounds what a power cut can take. A replay can
-	// be run again, so it fsyncs only when it closes a file and at the end, which keeps
-	// it from waiting on the disk at every flush_interval of data.
-	if final || !e.p.DataClock {
+	// Live, every flush of the ticker is fsynced: that bounds what a power cut can take
+	// to one flush_interval. The data clock's flushes, many in a row when a broker
+	// delivers a backlog, leave theirs to the next tick, which keeps that bound without
+	// an fsync per flush_interval of data. A replay can be run again, so it fsyncs only
+	// when it closes a file and at the end, which keeps it from waiting on the disk at
+	// every flush_interval of data.
+	if final || ticker && !e.p.DataClock {
 		e.sink.Sync()
 	}
 }
@@ -443,7 +487,8 @@ func (e *Engine) flushDevice(d *device, final bool) {
 	if len(keys) == 0 {
 		return
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	d.lastRow = nil // its row may be written and freed below
+	slices.Sort(keys)
 	b := e.buf[:0]
 	day, n := keys[0].Day(), 0
 	for _, t := range keys {
@@ -510,7 +555,7 @@ func (e *Engine) Reopen() {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.flush(true)
+	e.flush(true, true)
 	e.sink.Close()
 	st := e.sink.Stats()
 	if e.dir != nil {

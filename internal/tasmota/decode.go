@@ -28,6 +28,11 @@ type Decoder struct {
 	pos     int
 	scratch []byte // unescaped strings
 	stack   []byte // nesting while skipping values
+
+	// The last ISO Time read and its value: a meter sends many messages per second, all
+	// with the same Time.
+	lastTimeText []byte
+	lastTime     wall.Time
 }
 
 // NewDecoder returns a decoder for the meter name and columns.
@@ -56,8 +61,12 @@ func (d *Decoder) Decode(payload []byte, r *Reading) error {
 		return refusal.New(refusal.TooLarge, "payload of %d bytes is over max_payload (%d)", len(payload), d.MaxPayload)
 	}
 	d.buf, d.pos = payload, 0
-	defer func() { d.buf = nil }()
+	err := d.decode(r)
+	d.buf = nil // not a defer: decode has too many returns for an open-coded one
+	return err
+}
 
+func (d *Decoder) decode(r *Reading) error {
 	haveTime, haveMeter := false, false
 	var timeErr *refusal.Error
 	var meterErr string
@@ -150,6 +159,13 @@ func notJSON(err error) error {
 }
 
 func (d *Decoder) ws() {
+	if d.pos < len(d.buf) && d.buf[d.pos] > ' ' {
+		return // the common case: compact JSON
+	}
+	d.wsSlow()
+}
+
+func (d *Decoder) wsSlow() {
 	for d.pos < len(d.buf) {
 		switch d.buf[d.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -188,6 +204,23 @@ func (d *Decoder) key() ([]byte, error) {
 // str reads a JSON string at d.pos and returns its content: a slice of the payload when it
 // has no escapes, else the unescaped text in d.scratch (valid until the next str call).
 func (d *Decoder) str() ([]byte, error) {
+	b := d.buf
+	start := d.pos + 1 // after the opening quote
+	for i := start; i < len(b); i++ {
+		c := b[i]
+		if c == '"' {
+			d.pos = i + 1
+			return b[start:i], nil
+		}
+		if c == '\\' || c < 0x20 {
+			break // escapes and errors: strSlow
+		}
+	}
+	return d.strSlow()
+}
+
+// strSlow is str for strings with escapes, and for errors.
+func (d *Decoder) strSlow() ([]byte, error) {
 	d.pos++ // opening quote
 	start := d.pos
 	escaped := false
@@ -361,6 +394,57 @@ func nonFinite(w []byte) bool {
 	return false
 }
 
+// literal reads JSON number text as mant × 10^exp when it is a plain decimal (no exponent
+// part) of at most 15 significant digits and at most 300 decimals; mant has no trailing
+// zero, and zero is 0 × 10^0. Such a decimal is exactly the shortest form of the float64
+// it parses to (float64 tells apart every decimal of 15 significant digits, in its normal
+// range), so it is the decimal the sums would get from formatting that float64.
+func literal(text []byte) (mant int64, exp int32, ok bool) {
+	i, neg := 0, false
+	if len(text) > 0 && text[0] == '-' {
+		i, neg = 1, true
+	}
+	sig, frac, inFrac := 0, 0, false
+	for ; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if inFrac {
+				frac++
+			}
+			if mant == 0 && c == '0' {
+				continue // a leading zero
+			}
+			if sig++; sig > 15 {
+				return 0, 0, false
+			}
+			mant = mant*10 + int64(c-'0')
+		case c == '.':
+			inFrac = true
+		default: // an exponent part
+			return 0, 0, false
+		}
+	}
+	if mant == 0 {
+		return 0, 0, true
+	}
+	if frac > 300 {
+		return 0, 0, false
+	}
+	exp = int32(-frac)
+	for mant%10 == 0 {
+		mant /= 10
+		exp++
+	}
+	if neg {
+		mant = -mant
+	}
+	return mant, exp, true
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [23]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
 // parseFloat converts JSON number text without copying it.
 func parseFloat(b []byte) (float64, error) {
 	return strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
@@ -424,8 +508,18 @@ func (d *Decoder) value(r *Reading, col int) error {
 		if err != nil {
 			return err
 		}
-		v, err := parseFloat(text)
-		if err != nil || math.IsInf(v, 0) {
+		mant, exp, ok := literal(text)
+		var v float64
+		if ok && exp >= -22 && exp <= 22 {
+			// strconv's own exact case: mant and 10^|exp| are exact float64s, and one
+			// division or product is rounded correctly.
+			v = float64(mant)
+			if exp < 0 {
+				v /= pow10[-exp]
+			} else {
+				v *= pow10[exp]
+			}
+		} else if v, err = parseFloat(text); err != nil || math.IsInf(v, 0) {
 			d.badValue(r, col, "the number "+clip(text)+" is out of range")
 			return nil
 		}
@@ -435,7 +529,11 @@ func (d *Decoder) value(r *Reading, col int) error {
 			r.SetText(appendNumber(tmp[:0], v))
 			return nil
 		}
-		r.SetNum(col, v)
+		if ok {
+			r.SetExact(col, v, mant, exp)
+		} else {
+			r.SetNum(col, v)
+		}
 	case c == '"':
 		s, err := d.str()
 		if err != nil {
@@ -573,6 +671,16 @@ func (d *Decoder) timeValue(r *Reading, terr **refusal.Error) error {
 	c := d.peek()
 	switch {
 	case c == '"':
+		// The same Time as the last message: compared in place, without scanning the
+		// string first (the cached text holds no quote, backslash or control character,
+		// so raw bytes equal to it and followed by a quote are that string).
+		if n := len(d.lastTimeText); n != 0 {
+			if end := d.pos + 1 + n; end < len(d.buf) && d.buf[end] == '"' && string(d.buf[d.pos+1:end]) == string(d.lastTimeText) {
+				d.pos = end + 1
+				r.Time = d.lastTime
+				return nil
+			}
+		}
 		s, err := d.str()
 		if err != nil {
 			return err
@@ -583,6 +691,10 @@ func (d *Decoder) timeValue(r *Reading, terr **refusal.Error) error {
 			return nil
 		}
 		r.Time = t
+		if len(s) >= 19 { // an ISO form, which does not depend on d.Location
+			d.lastTimeText = append(d.lastTimeText[:0], s...)
+			d.lastTime = t
+		}
 	case c == '-' || c >= '0' && c <= '9':
 		text, err := d.number()
 		if err != nil {

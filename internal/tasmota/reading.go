@@ -20,6 +20,28 @@ const (
 type Schema struct {
 	names []string
 	index map[string]int
+	// table is an open-addressing hash table of the names (Lookup's hot path: cheaper
+	// than the map for these short keys, and it never hashes a whole long key).
+	table [schemaSlots]schemaSlot
+}
+
+// schemaSlots is a power of two well above the 64 columns a Reading can hold.
+const schemaSlots = 256
+
+type schemaSlot struct {
+	name string
+	col  int // column + 1; 0 is an empty slot
+}
+
+// schemaHash mixes the length and three bytes of a name: enough to tell apart the short
+// attribute names of a meter (P1i, P2i, P1o ...).
+func schemaHash[S string | []byte](s S) uint32 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	x := uint32(n) | uint32(s[0])<<8 | uint32(s[n/2])<<16 | uint32(s[n-1])<<24
+	return (x * 0x9E3779B1) >> 24
 }
 
 // NewSchema builds the schema of the configured columns (config validated them).
@@ -27,6 +49,14 @@ func NewSchema(columns []string) *Schema {
 	s := &Schema{names: append([]string{"TS", "NS"}, columns...), index: map[string]int{}}
 	for i, n := range s.names {
 		s.index[n] = i
+	}
+	// A repeated name keeps its last column, as the map does.
+	for n, i := range s.index {
+		h := schemaHash(n)
+		for s.table[h].col != 0 {
+			h = (h + 1) % schemaSlots
+		}
+		s.table[h] = schemaSlot{name: n, col: i + 1}
 	}
 	return s
 }
@@ -37,13 +67,19 @@ func (s *Schema) Len() int { return len(s.names) }
 // Name is the attribute name of a column.
 func (s *Schema) Name(i int) string { return s.names[i] }
 
-// Lookup finds a column by attribute name; -1 when it is not a column. Converting the
-// key inside the map index does not allocate.
+// Lookup finds a column by attribute name; -1 when it is not a column.
 func (s *Schema) Lookup(name []byte) int {
-	if i, ok := s.index[string(name)]; ok {
-		return i
+	h := schemaHash(name)
+	for {
+		sl := &s.table[h]
+		if sl.col == 0 {
+			return -1
+		}
+		if sl.name == string(name) {
+			return sl.col - 1
+		}
+		h = (h + 1) % schemaSlots
 	}
-	return -1
 }
 
 // LookupString is Lookup for a string.
@@ -69,8 +105,14 @@ type Reading struct {
 	Summary bool
 	Set     uint64      // bit i: column i has a value
 	Num     [64]float64 // numeric values by column
-	Text    []byte      // TS as text (valid when Set has ColTS)
-	Skips   []Skip
+	// Exact bit i: Num[i] came as a plain decimal literal of at most 15 significant
+	// digits, which is Mant[i] × 10^Exp[i] exactly, with no trailing zero in Mant[i] — the
+	// shortest decimal form of Num[i], ready for exact sums without formatting Num[i].
+	Exact uint64
+	Mant  [64]int64
+	Exp   [64]int32
+	Text  []byte // TS as text (valid when Set has ColTS)
+	Skips []Skip
 }
 
 // Reset empties r for the next message, keeping its buffers.
@@ -78,6 +120,7 @@ func (r *Reading) Reset() {
 	r.Time = 0
 	r.Summary = false
 	r.Set = 0
+	r.Exact = 0
 	r.Text = r.Text[:0]
 	r.Skips = r.Skips[:0]
 }
@@ -92,6 +135,15 @@ func (r *Reading) SetNum(i int, v float64) {
 	}
 	r.Num[i] = v
 	r.Set |= 1 << uint(i)
+	r.Exact &^= 1 << uint(i)
+}
+
+// SetExact stores a numeric value and its exact decimal form: v = mant × 10^exp, mant
+// without trailing zeros (see Reading.Exact).
+func (r *Reading) SetExact(i int, v float64, mant int64, exp int32) {
+	r.SetNum(i, v)
+	r.Mant[i], r.Exp[i] = mant, exp
+	r.Exact |= 1 << uint(i)
 }
 
 // SetText stores the TS text (copied into r's own buffer).
