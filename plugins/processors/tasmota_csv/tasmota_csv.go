@@ -356,11 +356,13 @@ func (p *TasmotaCSV) emit(rows []engine.Row) {
 	}
 }
 
-// aggregate is the metric of one written per-second row.
+// aggregate is the metric of one written per-second row. A value beyond the range of a
+// float64 (a sum of huge values, written exactly in the file) has no field: ±Inf is no
+// value Telegraf can pass on (its influx and json serializers drop such fields).
 func (p *TasmotaCSV) aggregate(r *engine.Row) telegraf.Metric {
 	m := metric.New(AggregateMeasurement, map[string]string{"device": r.Device}, nil, r.Time.InLocation(p.loc))
 	for i, c := range r.Columns {
-		if r.Has[i] {
+		if r.Has[i] && !math.IsInf(r.Values[i], 0) && !math.IsNaN(r.Values[i]) {
 			m.AddField(c, r.Values[i])
 		}
 	}
