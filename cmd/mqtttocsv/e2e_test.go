@@ -448,3 +448,16 @@ func TestStatusOnSIGUSR1(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestSharedConfigFiles: the Telegraf plugin's file and the service's file both configure
+// the standalone (one vocabulary), and give the same files as the defaults.
+func TestSharedConfigFiles(t *testing.T) {
+	ref := t.TempDir()
+	replayBin(t, ref, captureFile)
+	want := readTree(t, ref)
+	for _, cfg := range []string{"../../contrib/telegraf/tasmota-csv.conf", "../../contrib/systemd/mqtttocsv.toml"} {
+		out := t.TempDir()
+		replayBin(t, out, "--config", cfg, captureFile)
+		compareTrees(t, want, readTree(t, out))
+	}
+}
