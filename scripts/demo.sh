@@ -13,7 +13,7 @@ rm -rf "$OUT"
 echo "== mqtttocsv --listen 127.0.0.1:0 --out-dir $OUT --flush-interval 1s"
 "$BIN/mqtttocsv" --listen 127.0.0.1:0 --out-dir "$OUT" --flush-interval 1s --client-id demo 2>"$LOG" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; rm -f "$LOG"' EXIT
+trap 'kill "$pid" 2>/dev/null || true; rm -f "$LOG"' EXIT
 addr=""
 for _ in $(seq 1 100); do
   addr=$(sed -n 's/.*embedded broker listening on \([^ ]*\).*/\1/p' "$LOG" | head -1)
@@ -33,3 +33,6 @@ for f in $(cd "$OUT" && find . -name '*.csv' | sort); do
   echo "== $OUT/${f#./} ($(($(wc -l < "$OUT/$f") - 1)) rows)"
   head -4 "$OUT/$f"
 done
+echo
+echo "== mqtttocsv report $OUT   (add --plot day.png for the chart)"
+"$BIN/mqtttocsv" report "$OUT"
