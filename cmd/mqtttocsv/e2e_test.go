@@ -434,7 +434,7 @@ func TestLiveEmbeddedBroker(t *testing.T) {
 }
 
 // TestStatusOnSIGUSR1: SIGUSR1 logs a status line (connection state, rates, counters)
-// without stopping anything.
+// without stopping anything; then SIGINT (Ctrl+C) stops it cleanly.
 func TestStatusOnSIGUSR1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -444,8 +444,13 @@ func TestStatusOnSIGUSR1(t *testing.T) {
 	p.waitLog(t, "subscribed to")
 	p.cmd.Process.Signal(syscall.SIGUSR1)
 	p.waitLog(t, "status: connected,")
-	if code := p.stop(t, syscall.SIGTERM); code != 0 {
-		t.Fatalf("exit %d", code)
+	publishAll(t, "tcp://"+regexp.MustCompile(`embedded broker listening on (\S+)`).FindStringSubmatch(p.Log())[1], synth("dev1", 0, 2))
+	p.waitReceived(t, len(synth("dev1", 0, 2)))
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d after SIGINT", code)
+	}
+	if got := readTree(t, out)["dev1/energie_20260114_0000.csv"]; strings.Count(got, "\n") != 3 {
+		t.Errorf("after SIGINT the energie file should hold a header and 2 rows:\n%s", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package tasmota_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -36,3 +37,28 @@ func BenchmarkSafeName(b *testing.B) {
 		}
 	}
 }
+
+// The same payloads through encoding/json, the decoder we did not choose: it is the
+// measurement behind the hand-written one. The struct is the smallest useful target (a
+// json.Number keeps each value's text, as the exact sums need).
+func benchEncodingJSON(b *testing.B, p []byte) {
+	var msg struct {
+		Time string
+		Z    map[string]json.RawMessage `json:"z"`
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		msg.Z = nil
+		if err := json.Unmarshal(p, &msg); err != nil {
+			b.Fatal(err)
+		}
+		for _, v := range msg.Z {
+			var n json.Number
+			_ = json.Unmarshal(v, &n)
+		}
+	}
+}
+
+func BenchmarkEncodingJSONSingle(b *testing.B)  { benchEncodingJSON(b, benchSingle) }
+func BenchmarkEncodingJSONSummary(b *testing.B) { benchEncodingJSON(b, benchSummary) }
