@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"github.com/mqtttocsv/mqtttocsv/internal/capture"
 	"github.com/mqtttocsv/mqtttocsv/internal/config"
 	"github.com/mqtttocsv/mqtttocsv/internal/engine"
-	"github.com/mqtttocsv/mqtttocsv/internal/refusal"
 )
 
 type nopLogger struct{}
@@ -57,30 +54,8 @@ func replayInProcess(path, outDir string) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
-	r, err := capture.NewReader(f, 2*o.MaxPayload+4096)
+	n, err := capture.Feed(path, f, 2*o.MaxPayload+4096, eng)
 	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for {
-		topic, payload, err := r.Next()
-		if err == nil {
-			eng.HandleMessage(topic, payload)
-			n++
-			continue
-		}
-		if err == io.EOF {
-			break
-		}
-		var le *capture.LineError
-		if errors.As(err, &le) {
-			reason := refusal.NotJSON
-			if le.TooLarge {
-				reason = refusal.TooLarge
-			}
-			eng.Refuse(path, &refusal.Error{Reason: reason, Detail: le.Error()})
-			continue
-		}
 		eng.Close()
 		return n, err
 	}

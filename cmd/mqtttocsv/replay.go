@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/mqtttocsv/mqtttocsv/internal/capture"
 	"github.com/mqtttocsv/mqtttocsv/internal/engine"
-	"github.com/mqtttocsv/mqtttocsv/internal/refusal"
 )
 
 func newReplayCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -78,7 +76,7 @@ func runReplay(cmd *cobra.Command, f *coreFlags, files []string, noProgress bool
 		if bar != nil && files[i] != "-" {
 			in = io.TeeReader(in, bar)
 		}
-		if err := replayOne(eng, files[i], in, maxLine); err != nil {
+		if _, err := capture.Feed(files[i], in, maxLine, eng); err != nil {
 			eng.Close()
 			return err
 		}
@@ -104,31 +102,4 @@ func runReplay(cmd *cobra.Command, f *coreFlags, files []string, noProgress bool
 		fmt.Fprintln(stdout, "  wrote", name)
 	}
 	return cerr
-}
-
-func replayOne(eng *engine.Engine, name string, in io.Reader, maxLine int) error {
-	r, err := capture.NewReader(in, maxLine)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	for {
-		topic, payload, err := r.Next()
-		if err == nil {
-			eng.HandleMessage(topic, payload)
-			continue
-		}
-		if err == io.EOF {
-			return nil
-		}
-		var le *capture.LineError
-		if errors.As(err, &le) {
-			reason := refusal.NotJSON
-			if le.TooLarge {
-				reason = refusal.TooLarge
-			}
-			eng.Refuse(name, &refusal.Error{Reason: reason, Detail: le.Error()})
-			continue
-		}
-		return fmt.Errorf("reading %s: %w", name, err)
-	}
 }
