@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,6 +193,11 @@ func TestReplayInputForms(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(cfg, []byte("aggregation = \"median\"\n"), 0o644)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	typo := filepath.Join(t.TempDir(), "typo.toml")
 	os.WriteFile(typo, []byte("flush_intervall = \"10s\"\n"), 0o644)
 	for _, tc := range []struct {
@@ -212,6 +218,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"replay", "/nonexistent/capture"}, 2, "no such file"},
 		{[]string{"--broker", "http://x", "--out-dir", t.TempDir()}, 2, "http"},
 		{[]string{"replay", "--out-dir", t.TempDir(), "--flush-interval", "0s", captureFile}, 2, "flush_interval"},
+		{[]string{"--listen", taken.Addr().String(), "--out-dir", t.TempDir()}, 1, "another MQTT broker runs there?"},
 		{[]string{"report"}, 2, "PATH"},
 		{[]string{"report", "/nonexistent/data"}, 2, "nonexistent"},
 		{[]string{"report", "--format", "xml", "."}, 2, "xml"},

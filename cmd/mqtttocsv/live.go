@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -162,6 +163,9 @@ func runLive(cmd *cobra.Command, f *liveFlags, stderr io.Writer) error {
 	if c.Listen != "" {
 		emb, err = broker.Start(broker.Options{Addr: c.Listen, Username: c.ListenUser, Password: c.ListenPassword, Logger: log})
 		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("cannot start the embedded broker on %s: the port is taken (another MQTT broker runs there? then subscribe to it with --broker tcp://%s instead of --listen): %w", c.Listen, c.Listen, err)
+			}
 			return fmt.Errorf("cannot start the embedded broker on %s: %w", c.Listen, err)
 		}
 		defer emb.Close()
