@@ -1,5 +1,3 @@
-//go:generate ../../../tools/readme_config_includer/generator
-
 // Package tasmota_csv is the Telegraf processor of the project: it writes the metrics that
 // inputs.mqtt_consumer makes of a Tasmota smart-meter reader's SENSOR messages to the same
 // daily CSV files as the standalone mqtttocsv, through the same core (internal/engine).
