@@ -358,3 +358,70 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestTelegrafRestartsPlugin: tasmota-csv stops in the middle of the stream (as when it is
+// killed with SIGTERM or Telegraf is reloaded) and Telegraf starts it again. The files go
+// on: one header each, every summary row of the capture there exactly once, and every
+// message counted once in the per-second rows.
+func TestTelegrafRestartsPlugin(t *testing.T) {
+	telegraf := telegrafBinary(t)
+	broker := mqtttest.StartMosquitto(t, "")
+	capture := csvtest.LoadCapture(t, csvtest.CapturePath(t))
+	ref := csvtest.Replay(t, config.Default(), capture.Messages, len(capture.NotMessages), t.TempDir())
+	final := ref.Snapshots[len(ref.Snapshots)-1].WithoutStartTime()
+
+	tg := startTelegraf(t, telegraf, broker.URL, func(conf string) string {
+		return replaceOnce(t, conf, `# restart_delay = "10s"`, `restart_delay = "1s"`)
+	})
+	pub := newPublisher(t, broker.URL, tg.out)
+	pub.ready()
+	pid := tg.pluginPID()
+
+	half := len(ref.Segments) / 2
+	for k, seg := range ref.Segments {
+		if k == half {
+			require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
+			require.True(t, waitFor(20*time.Second, func() bool {
+				return len(pidLine.FindAllString(tg.log.String(), -1)) >= 2
+			}), "Telegraf did not start tasmota-csv again")
+			pub.ready()
+		}
+		for _, m := range seg {
+			pub.publish(m.Topic, m.Payload)
+		}
+		pub.barrier(fmt.Sprintf("segment-%d", k))
+	}
+	tg.stop()
+
+	got := csvtest.ReadTree(t, tg.out)
+	for name := range got {
+		if strings.HasPrefix(name, barrierDevice+"/") {
+			delete(got, name)
+		}
+	}
+	got = got.WithoutStartTime()
+	require.Equal(t, len(final), len(got), "files: %v", csvtest.Diff(final, got))
+	for name, body := range got {
+		require.Equal(t, 1, csvtest.CountHeaders(body), "%s has %d headers", name, csvtest.CountHeaders(body))
+		if strings.Contains(name, "ts_summary_") {
+			require.Equal(t, string(final[name]), string(body), "%s: summary rows lost or doubled across the restart", name)
+			continue
+		}
+		require.Equal(t, countSum(t, final[name]), countSum(t, body), "%s: messages counted in the per-second rows", name)
+	}
+}
+
+// countSum adds up the count column of an energie file.
+func countSum(t *testing.T, b []byte) int {
+	t.Helper()
+	sum := 0
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if i == 0 {
+			continue
+		}
+		n, err := strconv.Atoi(line[strings.LastIndexByte(line, ',')+1:])
+		require.NoError(t, err, "count of %q", line)
+		sum += n
+	}
+	return sum
+}
