@@ -76,7 +76,7 @@ func lpCases() []lpCase {
 		{name: "1 MiB of spaces and commas", line: strings.Repeat(", =", 1<<18), parseErr: true},
 		{name: "comment", line: "# tasmota,topic=" + hostileTopic + ` Pi=1,Time="{T}" {N}`},
 		{name: "blank line", line: ""},
-		{name: "2 MiB string", line: m + `TS="` + strings.Repeat("y", 2<<20) + `",NS=1,Time="{T}" {N}`, ts: []string{strings.Repeat("y", 2<<20), "1", ""}},
+		{name: "2 MiB string", line: m + `TS="` + strings.Repeat("y", 2<<20) + `",NS=1,Time="{T}" {N}`, refused: one(refusal.TooLarge)}, // over max_payload
 		{name: "10 000 fields", line: m + fields.String() + `Pi=5,Time="{T}" {N}`, refused: map[refusal.Reason]uint64{refusal.UnknownAttribute: 10000}, en: map[string]string{"Pi": "5"}},
 		{name: "invalid UTF-8 in a key and a string", line: m + "P\xffi=1,TS=\"\xff\xfe\",NS=2,Time=\"{T}\" {N}",
 			refused: map[refusal.Reason]uint64{refusal.UnknownAttribute: 1, refusal.BadValue: 1}, ts: []string{"", "2", ""}},

@@ -183,6 +183,18 @@ func (p *TasmotaCSV) handle(m telegraf.Metric) {
 			"metric %q has no tag %q: set device_tag to the tag that carries the topic", m.Name(), p.DeviceTag))
 		return
 	}
+	// max_payload, as the standalone applies it to the payload: Telegraf has parsed the
+	// message already, so the bound is on the text it carries (numbers are small).
+	text := 0
+	for _, f := range m.FieldList() {
+		if s, ok := f.Value.(string); ok {
+			text += len(f.Key) + len(s)
+		}
+	}
+	if text > p.MaxPayload {
+		p.eng.Refuse(source, refusal.New(refusal.TooLarge, "metric %q carries %d bytes of text, over max_payload (%d)", m.Name(), text, p.MaxPayload))
+		return
+	}
 	r := &p.rd
 	r.Reset()
 	var timeField *telegraf.Field
