@@ -62,7 +62,7 @@ func TestFarClockStillWritten(t *testing.T) {
 		enRow("2099-03-01T12:00:00", map[string]string{"Pi": "1"}, 1)+
 		enRow("2099-03-01T12:00:01", map[string]string{"Pi": "1"}, 1))
 	h.expectFile(dev+"/energie_19990301_0000.csv", enHeader+enRow("1999-03-01T12:00:00", map[string]string{"Pi": "2"}, 1))
-	if n := h.log.count("W"); n != 1 {
+	if n := h.log.Count("WARN"); n != 1 {
 		t.Errorf("%d warnings about the device clock, want 1 (once an hour per device)", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqtttocsv/mqtttocsv/internal/config"
 	"github.com/mqtttocsv/mqtttocsv/internal/engine"
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 	"github.com/mqtttocsv/mqtttocsv/internal/refusal"
 )
 
@@ -345,8 +346,8 @@ func TestMessageRefusals(t *testing.T) {
 		t.Fatalf("summary %q", st.Summary())
 	}
 	// verbose: every refusal is shown
-	if n := h.log.count("D"); n < 8 {
-		t.Fatalf("%d debug lines: %q", n, h.log.lines)
+	if n := h.log.Count("DEBUG"); n < 8 {
+		t.Fatalf("%d debug lines: %q", n, h.log.Lines())
 	}
 }
 
@@ -429,8 +430,8 @@ func TestClockWarning(t *testing.T) {
 	h.val("2025-01-14T10:09:41", `"Pi":1`)
 	h.val("2025-01-14T10:09:42", `"Pi":1`)
 	h.close()
-	if h.log.count("W") != 1 {
-		t.Fatalf("warnings: %q", h.log.lines)
+	if h.log.Count("WARN") != 1 {
+		t.Fatalf("warnings: %q", h.log.Lines())
 	}
 	h.expectFile(dev+"/energie_20250114_0000.csv", enHeader+enRow("2025-01-14T10:09:41", map[string]string{"Pi": "1"}, 1)+enRow("2025-01-14T10:09:42", map[string]string{"Pi": "1"}, 1))
 }
@@ -489,7 +490,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		o := config.Default()
 		o.OutDir = t.TempDir()
 		opt(&o)
-		if _, err := engine.New(o, engine.Params{Log: &logger{}}); err == nil {
+		if _, err := engine.New(o, engine.Params{Log: mqtttest.NewLogger(nil)}); err == nil {
 			t.Errorf("options %+v accepted", o)
 		}
 	}

@@ -74,8 +74,8 @@ func TestDiskFaultsThroughEngine(t *testing.T) {
 						t.Fatalf("flush %d: nothing pending while the disk fails: %+v", flush, st)
 					}
 				}
-				if n := h.log.count("E"); n != 1 {
-					t.Fatalf("%d error lines in one episode: %q", n, h.log.lines)
+				if n := h.log.Count("ERROR"); n != 1 {
+					t.Fatalf("%d error lines in one episode: %q", n, h.log.Lines())
 				}
 				// a half row never stays in the file
 				for _, name := range h.files() {
@@ -89,8 +89,8 @@ func TestDiskFaultsThroughEngine(t *testing.T) {
 				if st := h.e.Stats(); st.Pending != 0 {
 					t.Fatalf("rows still pending after recovery: %+v", st)
 				}
-				if h.log.count("I") != 1 {
-					t.Fatalf("recovery not logged once: %q", h.log.lines)
+				if h.log.Count("INFO") != 1 {
+					t.Fatalf("recovery not logged once: %q", h.log.Lines())
 				}
 				h.close()
 				h.expectFile(enFile, wantEn.String())
@@ -177,8 +177,8 @@ func TestSymlinksThroughEngine(t *testing.T) {
 		t.Fatalf("victim written: %q", b)
 	}
 	h.expectFile("good/energie_20260114_1021.csv", enHeader+enRow("2026-01-14T10:09:41", map[string]string{"Pi": "1"}, 1))
-	if h.log.count("E") != 1 {
-		t.Fatalf("errors: %q", h.log.lines)
+	if h.log.Count("ERROR") != 1 {
+		t.Fatalf("errors: %q", h.log.Lines())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mqtttocsv/mqtttocsv/internal/config"
 	"github.com/mqtttocsv/mqtttocsv/internal/engine"
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 )
 
 // FuzzEngineMessage: any topic and payload, live or replay, with or without {device}: no
@@ -32,7 +33,7 @@ func FuzzEngineMessage(f *testing.F) {
 			o.EnergieFile = "energie_{date}_{time}.csv"
 		}
 		o.DeviceSegment = int(mode>>2)%5 - 2
-		p := engine.Params{Log: &logger{}, DataClock: mode&2 != 0, Verbose: true}
+		p := engine.Params{Log: mqtttest.NewLogger(nil), DataClock: mode&2 != 0, Verbose: true}
 		if !p.DataClock {
 			p.Now = fixedNow
 		}

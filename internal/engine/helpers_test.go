@@ -13,6 +13,7 @@ import (
 
 	"github.com/mqtttocsv/mqtttocsv/internal/config"
 	"github.com/mqtttocsv/mqtttocsv/internal/engine"
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 	"github.com/mqtttocsv/mqtttocsv/internal/refusal"
 	"github.com/mqtttocsv/mqtttocsv/internal/sink"
 )
@@ -26,41 +27,13 @@ const (
 
 var columns = config.DefaultColumns
 
-// logger records log lines by level; it is safe for concurrent use.
-type logger struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logger) add(level, f string, a []any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level+" "+fmt.Sprintf(f, a...))
-}
-func (l *logger) Errorf(f string, a ...any) { l.add("E", f, a) }
-func (l *logger) Warnf(f string, a ...any)  { l.add("W", f, a) }
-func (l *logger) Infof(f string, a ...any)  { l.add("I", f, a) }
-func (l *logger) Debugf(f string, a ...any) { l.add("D", f, a) }
-
-func (l *logger) count(level string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, s := range l.lines {
-		if strings.HasPrefix(s, level+" ") {
-			n++
-		}
-	}
-	return n
-}
-
 // fixedNow is a clock standing at 2026-01-14 10:21:07 UTC.
 func fixedNow() time.Time { return time.Date(2026, 1, 14, 10, 21, 7, 0, time.UTC) }
 
 type harness struct {
 	t   testing.TB
 	dir string
-	log *logger
+	log *mqtttest.Logger
 	e   *engine.Engine
 }
 
@@ -80,7 +53,7 @@ func openHarness(t testing.TB, dir string, opt func(*config.Options), p engine.P
 	if opt != nil {
 		opt(&o)
 	}
-	log := &logger{}
+	log := mqtttest.NewLogger(nil)
 	if p.Log == nil {
 		p.Log = log
 	}

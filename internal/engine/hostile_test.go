@@ -186,7 +186,7 @@ func TestHostileTopics(t *testing.T) {
 	if string(body) != enHeader+enRow("2026-01-14T10:09:41", map[string]string{"Pi": "1"}, 1) {
 		t.Fatalf("a_b: %q", body)
 	}
-	if h.log.count("E") != 1 {
-		t.Fatalf("errors: %q", h.log.lines)
+	if h.log.Count("ERROR") != 1 {
+		t.Fatalf("errors: %q", h.log.Lines())
 	}
 }

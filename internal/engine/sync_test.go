@@ -7,6 +7,7 @@ import (
 
 	"github.com/mqtttocsv/mqtttocsv/internal/config"
 	"github.com/mqtttocsv/mqtttocsv/internal/engine"
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 	"github.com/mqtttocsv/mqtttocsv/internal/sink"
 )
 
@@ -30,7 +31,7 @@ func TestFsyncs(t *testing.T) {
 		o := config.Default()
 		o.OutDir = t.TempDir()
 		o.Timezone = "UTC"
-		e, err := engine.New(o, engine.Params{Log: &logger{}, FS: fs, Now: fixedNow, DataClock: dataClock})
+		e, err := engine.New(o, engine.Params{Log: mqtttest.NewLogger(nil), FS: fs, Now: fixedNow, DataClock: dataClock})
 		if err != nil {
 			t.Fatal(err)
 		}

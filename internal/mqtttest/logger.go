@@ -74,3 +74,15 @@ func (l *Logger) String() string {
 func (l *Logger) Contains(s string) bool {
 	return strings.Contains(l.String(), s)
 }
+
+// Count is the number of lines recorded at a level ("DEBUG", "INFO", "WARN", "ERROR"):
+// what tests of "logged once per episode" assert.
+func (l *Logger) Count(level string) int {
+	n := 0
+	for _, s := range l.Lines() {
+		if strings.HasPrefix(s, level+" ") {
+			n++
+		}
+	}
+	return n
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 	"github.com/mqtttocsv/mqtttocsv/internal/sink"
 )
 
@@ -20,7 +21,7 @@ func TestPlantedFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "m", "energie_20260114_1009.csv"), 0o644); err != nil {
 		t.Skip("mkfifo:", err)
 	}
-	log := &logger{}
+	log := mqtttest.NewLogger(nil)
 	s := newSink(t, openDir(t, dir), log, 0)
 	done := make(chan struct{})
 	go func() {
@@ -37,7 +38,7 @@ func TestPlantedFIFO(t *testing.T) {
 		<-done
 		t.Fatal("opening a planted FIFO blocked")
 	}
-	if st := s.Stats(); st.Pending != 1 || log.count("E") != 1 {
-		t.Fatalf("stats %+v, log %q", st, log.lines)
+	if st := s.Stats(); st.Pending != 1 || log.Count("ERROR") != 1 {
+		t.Fatalf("stats %+v, log %q", st, log.Lines())
 	}
 }

@@ -1,43 +1,15 @@
 package sink_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 	"github.com/mqtttocsv/mqtttocsv/internal/sink"
 )
-
-// logger records log lines by level.
-type logger struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logger) add(level, f string, a []any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level+" "+fmt.Sprintf(f, a...))
-}
-func (l *logger) Errorf(f string, a ...any) { l.add("E", f, a) }
-func (l *logger) Warnf(f string, a ...any)  { l.add("W", f, a) }
-func (l *logger) Infof(f string, a ...any)  { l.add("I", f, a) }
-
-func (l *logger) count(level string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, s := range l.lines {
-		if strings.HasPrefix(s, level+" ") {
-			n++
-		}
-	}
-	return n
-}
 
 // faultFS wraps the real output folder and injects errors.
 type faultFS struct {
@@ -145,7 +117,7 @@ const (
 	enHeader = "Time,Pi,count\n"
 )
 
-func newSink(t *testing.T, fsys sink.FS, log *logger, maxPending int) *sink.Sink {
+func newSink(t *testing.T, fsys sink.FS, log *mqtttest.Logger, maxPending int) *sink.Sink {
 	t.Helper()
 	return sink.New(sink.Options{
 		FS:         fsys,

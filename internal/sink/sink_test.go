@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 	"github.com/mqtttocsv/mqtttocsv/internal/sink"
 )
 
@@ -25,7 +26,7 @@ func rows(from, to int) string {
 
 func TestAppendOneHeader(t *testing.T) {
 	dir := t.TempDir()
-	log := &logger{}
+	log := mqtttest.NewLogger(nil)
 	s := newSink(t, openDir(t, dir), log, 0)
 	s.Append(sink.Energie, "m", day, []byte(rows(0, 2)), 2)
 	s.Append(sink.Energie, "m", day, []byte(rows(2, 3)), 1)
@@ -45,8 +46,8 @@ func TestAppendOneHeader(t *testing.T) {
 	if st.RowsEnergie != 1 || st.Pending != 0 || len(st.Files) != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if log.count("E") != 0 {
-		t.Fatalf("errors logged: %v", log.lines)
+	if log.Count("ERROR") != 0 {
+		t.Fatalf("errors logged: %v", log.Lines())
 	}
 }
 
@@ -54,7 +55,7 @@ func TestAppendExistingFileWithoutNewHeader(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "m"), 0o755)
 	os.WriteFile(filepath.Join(dir, "m/energie_20260114_1009.csv"), []byte("old content\n"), 0o644)
-	s := newSink(t, openDir(t, dir), &logger{}, 0)
+	s := newSink(t, openDir(t, dir), mqtttest.NewLogger(nil), 0)
 	s.Append(sink.Energie, "m", day, []byte(row(1)), 1)
 	s.Close()
 	if got := readFile(t, dir, "m/energie_20260114_1009.csv"); got != "old content\n"+row(1) {
@@ -80,7 +81,7 @@ func TestWriteFaults(t *testing.T) {
 		for _, existing := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/existing=%v", tc.name, existing), func(t *testing.T) {
 				dir := t.TempDir()
-				log := &logger{}
+				log := mqtttest.NewLogger(nil)
 				ffs := &faultFS{inner: openDir(t, dir)}
 				s := newSink(t, ffs, log, 0)
 				n := 0
@@ -102,8 +103,8 @@ func TestWriteFaults(t *testing.T) {
 				if st := s.Stats(); st.Pending == 0 && !strings.Contains(tc.name, "truncate refused") {
 					t.Fatalf("nothing pending during the fault: %+v", st)
 				}
-				if got := log.count("E"); got != 1 {
-					t.Fatalf("%d error lines during one episode, want 1: %q", got, log.lines)
+				if got := log.Count("ERROR"); got != 1 {
+					t.Fatalf("%d error lines during one episode, want 1: %q", got, log.Lines())
 				}
 				ffs.set(func(f *faultFS) { f.openErr, f.writeErr, f.shortN, f.truncErr, f.syncErr = nil, nil, 0, nil, nil })
 				s.Retry()
@@ -117,8 +118,8 @@ func TestWriteFaults(t *testing.T) {
 				if got, want := readFile(t, dir, "m/energie_20260114_1009.csv"), enHeader+rows(0, n); got != want {
 					t.Fatalf("file after recovery:\n%q\nwant:\n%q", got, want)
 				}
-				if log.count("I") != 1 {
-					t.Fatalf("recovery not logged once: %q", log.lines)
+				if log.Count("INFO") != 1 {
+					t.Fatalf("recovery not logged once: %q", log.Lines())
 				}
 			})
 		}
@@ -129,7 +130,7 @@ func TestWriteFaults(t *testing.T) {
 // episode: the log is not flooded at each flush.
 func TestOneEpisodeManyFiles(t *testing.T) {
 	dir := t.TempDir()
-	log := &logger{}
+	log := mqtttest.NewLogger(nil)
 	inner := openDir(t, dir)
 	bad := &faultFS{inner: inner, openErr: errPerm}
 	s := newSink(t, routeFS{bad: bad, good: inner}, log, 0)
@@ -139,8 +140,8 @@ func TestOneEpisodeManyFiles(t *testing.T) {
 		s.Retry()
 		s.Sync()
 	}
-	if got := log.count("E"); got != 1 {
-		t.Fatalf("%d error lines, want 1: %q", got, log.lines)
+	if got := log.Count("ERROR"); got != 1 {
+		t.Fatalf("%d error lines, want 1: %q", got, log.Lines())
 	}
 	bad.set(func(f *faultFS) { f.openErr = nil })
 	s.Close()
@@ -166,7 +167,7 @@ func TestMaxPendingBound(t *testing.T) {
 	for _, devices := range []int{1, 3} {
 		t.Run(fmt.Sprintf("devices=%d", devices), func(t *testing.T) {
 			dir := t.TempDir()
-			log := &logger{}
+			log := mqtttest.NewLogger(nil)
 			ffs := &faultFS{inner: openDir(t, dir), writeErr: errNoSpace}
 			const bound = 10
 			s := newSink(t, ffs, log, bound)
@@ -202,7 +203,7 @@ func TestPartialWriteNeverHalfRow(t *testing.T) {
 	for short := 1; short < 60; short += 3 {
 		dir := t.TempDir()
 		ffs := &faultFS{inner: openDir(t, dir)}
-		s := newSink(t, ffs, &logger{}, 0)
+		s := newSink(t, ffs, mqtttest.NewLogger(nil), 0)
 		s.Append(sink.Energie, "m", day, []byte(rows(0, 1)), 1)
 		ffs.set(func(f *faultFS) { f.writeErr, f.shortN = errNoSpace, short })
 		s.Append(sink.Energie, "m", day, []byte(rows(1, 4)), 3)
@@ -233,7 +234,7 @@ func TestSymlinksNotFollowedOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	// an absolute symlink to /tmp/elsewhere-like folder as the parent
-	log := &logger{}
+	log := mqtttest.NewLogger(nil)
 	s := newSink(t, openDir(t, dir), log, 0)
 	s.Append(sink.Energie, "evil", day, []byte(row(1)), 1)
 	s.Append(sink.TS, "evil", day, []byte(row(1)), 1)
@@ -247,7 +248,7 @@ func TestSymlinksNotFollowedOut(t *testing.T) {
 	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
 		t.Fatalf("file outside written through a symlink: %q", b)
 	}
-	if log.count("E") == 0 {
+	if log.Count("ERROR") == 0 {
 		t.Fatal("refused writes not logged")
 	}
 	if got := readFile(t, dir, "ok/ts_summary_20260114_1009.csv"); got != tsHeader+row(1) {
@@ -260,7 +261,7 @@ func TestSymlinkInsideFolderIsFine(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "real"), 0o755)
 	os.Symlink("real", filepath.Join(dir, "m"))
-	s := newSink(t, openDir(t, dir), &logger{}, 0)
+	s := newSink(t, openDir(t, dir), mqtttest.NewLogger(nil), 0)
 	s.Append(sink.Energie, "m", day, []byte(row(1)), 1)
 	s.Close()
 	if got := readFile(t, dir, "real/energie_20260114_1009.csv"); got != enHeader+row(1) {
@@ -274,7 +275,7 @@ func TestNotARegularFile(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "m", "energie_20260114_1009.csv"), 0o755)
 	// the device folder name is taken by a file
 	os.WriteFile(filepath.Join(dir, "f"), []byte("mine\n"), 0o644)
-	log := &logger{}
+	log := mqtttest.NewLogger(nil)
 	s := newSink(t, openDir(t, dir), log, 0)
 	s.Append(sink.Energie, "m", day, []byte(row(1)), 1)
 	s.Append(sink.Energie, "f", day, []byte(row(1)), 1)
@@ -299,7 +300,7 @@ func TestModesAndUmask(t *testing.T) {
 	for _, tc := range tests {
 		old := syscall.Umask(tc.umask)
 		dir := filepath.Join(t.TempDir(), "out")
-		s := newSink(t, openDir(t, dir), &logger{}, 0)
+		s := newSink(t, openDir(t, dir), mqtttest.NewLogger(nil), 0)
 		s.Append(sink.Energie, "m", day, []byte(row(1)), 1)
 		s.Close()
 		syscall.Umask(old)
@@ -322,7 +323,7 @@ func TestModesAndUmask(t *testing.T) {
 // header, and the moved file keeps what it had.
 func TestReopenAfterRotate(t *testing.T) {
 	dir := t.TempDir()
-	s := newSink(t, openDir(t, dir), &logger{}, 0)
+	s := newSink(t, openDir(t, dir), mqtttest.NewLogger(nil), 0)
 	s.Append(sink.Energie, "m", day, []byte(rows(0, 2)), 2)
 	name := filepath.Join(dir, "m", "energie_20260114_1009.csv")
 	if err := os.Rename(name, name+".1"); err != nil {
@@ -342,7 +343,7 @@ func TestReopenAfterRotate(t *testing.T) {
 // Without Reopen the sink keeps writing to the moved file (that is why SIGHUP exists).
 func TestNoReopenKeepsWritingMovedFile(t *testing.T) {
 	dir := t.TempDir()
-	s := newSink(t, openDir(t, dir), &logger{}, 0)
+	s := newSink(t, openDir(t, dir), mqtttest.NewLogger(nil), 0)
 	s.Append(sink.Energie, "m", day, []byte(rows(0, 1)), 1)
 	name := filepath.Join(dir, "m", "energie_20260114_1009.csv")
 	os.Rename(name, name+".1")
@@ -356,7 +357,7 @@ func TestNoReopenKeepsWritingMovedFile(t *testing.T) {
 func TestCloseBefore(t *testing.T) {
 	dir := t.TempDir()
 	ffs := &faultFS{inner: openDir(t, dir)}
-	s := newSink(t, ffs, &logger{}, 0)
+	s := newSink(t, ffs, mqtttest.NewLogger(nil), 0)
 	s.Append(sink.Energie, "m", day, []byte(row(1)), 1)
 	s.Append(sink.Energie, "m", day+1, []byte(row(2)), 1)
 	opens := ffs.opens
@@ -378,12 +379,12 @@ func TestCloseBefore(t *testing.T) {
 func TestSyncErrorLogged(t *testing.T) {
 	dir := t.TempDir()
 	ffs := &faultFS{inner: openDir(t, dir), syncErr: syscall.EIO}
-	log := &logger{}
+	log := mqtttest.NewLogger(nil)
 	s := newSink(t, ffs, log, 0)
 	s.Append(sink.Energie, "m", day, []byte(row(1)), 1)
 	s.Sync()
-	if log.count("E") != 1 {
-		t.Fatalf("sync error not logged: %q", log.lines)
+	if log.Count("ERROR") != 1 {
+		t.Fatalf("sync error not logged: %q", log.Lines())
 	}
 	if s.Stats().LastError == nil {
 		t.Fatal("no LastError")

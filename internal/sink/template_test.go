@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mqtttocsv/mqtttocsv/internal/mqtttest"
 	"github.com/mqtttocsv/mqtttocsv/internal/sink"
 )
 
@@ -87,7 +88,7 @@ func TestTemplateErrorsSayWhatToFix(t *testing.T) {
 // TestNameTime: {time} is the start's HHMM for files of the start day and 0000 for any
 // other day.
 func TestNameTime(t *testing.T) {
-	s := newSink(t, nil, &logger{}, 0)
+	s := newSink(t, nil, mqtttest.NewLogger(nil), 0)
 	tests := []struct {
 		kind sink.Kind
 		day  int64
