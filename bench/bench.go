@@ -318,31 +318,42 @@ func fsType(dir string) string {
 	return typ + " file system"
 }
 
+// roundFailer reports a round's error, unless the run was interrupted (Ctrl+C).
+func roundFailer(t *table, round string) func(error) {
+	return func(err error) {
+		if !errors.Is(err, errInterrupted) {
+			t.fail(round, err)
+		}
+	}
+}
+
+// roundSetup is what the live rounds share: the live capture, a temporary folder and a
+// mosquitto that can queue everything; cleanup stops the broker and removes the folder.
+func roundSetup(o options, outDir, prefix string) (capL captureInfo, dir string, m *mosquitto, cleanup func(), err error) {
+	capL, err = generate(filepath.Join(outDir, fmt.Sprintf("live-%d.txt", o.nLive)), o.nLive, 1)
+	if err != nil {
+		return capL, "", nil, nil, err
+	}
+	if dir, err = newTempDir(prefix); err != nil {
+		return capL, "", nil, nil, err
+	}
+	if m, err = startMosquitto(dir, 2*o.nLive+1000); err != nil {
+		removeTempDir(dir)
+		return capL, "", nil, nil, err
+	}
+	return capL, dir, m, func() { m.p.stop(5 * time.Second); removeTempDir(dir) }, nil
+}
+
 // liveRound: mosquitto_sub, mqtttocsv and Telegraf alone subscribed to the same broker.
 func liveRound(t *table, o options, bins binaries, outDir string) {
 	t.section(fmt.Sprintf("Live — %s messages published at QoS 1 (window %d) to mosquitto_sub, mqtttocsv (twice: default and 1 s flush interval) and Telegraf alone, subscribed together", fmtInt(int64(o.nLive)), o.window))
-	fail := func(err error) {
-		if !errors.Is(err, errInterrupted) {
-			t.fail("live round", err)
-		}
-	}
-	capL, err := generate(filepath.Join(outDir, fmt.Sprintf("live-%d.txt", o.nLive)), o.nLive, 1)
+	fail := roundFailer(t, "live round")
+	capL, dir, m, cleanup, err := roundSetup(o, outDir, "bench-live-")
 	if err != nil {
 		fail(err)
 		return
 	}
-	dir, err := newTempDir("bench-live-")
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer removeTempDir(dir)
-	m, err := startMosquitto(dir, 2*o.nLive+1000)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer m.p.stop(5 * time.Second)
+	defer cleanup()
 	sub, err := startMosquittoSub(m, "benchsub", o.nLive)
 	if err != nil {
 		fail(err)
@@ -439,28 +450,13 @@ func telegrafRound(t *table, o options, bins binaries, root, outDir string) {
 		t.add("Telegraf with tasmota-csv / with cat", "not available (no cmd/tasmota-csv yet)", "≤ 1.15", "")
 		return
 	}
-	fail := func(err error) {
-		if !errors.Is(err, errInterrupted) {
-			t.fail("Telegraf round", err)
-		}
-	}
-	capL, err := generate(filepath.Join(outDir, fmt.Sprintf("live-%d.txt", o.nLive)), o.nLive, 1)
+	fail := roundFailer(t, "Telegraf round")
+	capL, dir, m, cleanup, err := roundSetup(o, outDir, "bench-telegraf-")
 	if err != nil {
 		fail(err)
 		return
 	}
-	dir, err := newTempDir("bench-telegraf-")
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer removeTempDir(dir)
-	m, err := startMosquitto(dir, 2*o.nLive+1000)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer m.p.stop(5 * time.Second)
+	defer cleanup()
 	plugOut := filepath.Join(dir, "tasmota-csv")
 	plugConf := filepath.Join(dir, "tasmota-csv.conf")
 	if err := os.WriteFile(plugConf, []byte(fmt.Sprintf("[[processors.tasmota_csv]]\n  out_dir = %q\n", plugOut)), 0o644); err != nil {
