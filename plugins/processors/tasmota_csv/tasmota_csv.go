@@ -183,23 +183,15 @@ func (p *TasmotaCSV) handle(m telegraf.Metric) {
 			"metric %q has no tag %q: set device_tag to the tag that carries the topic", m.Name(), p.DeviceTag))
 		return
 	}
-	// max_payload, as the standalone applies it to the payload: Telegraf has parsed the
-	// message already, so the bound is on the text it carries (numbers are small).
-	text := 0
-	for _, f := range m.FieldList() {
-		if s, ok := f.Value.(string); ok {
-			text += len(f.Key) + len(s)
-		}
-	}
-	if text > p.MaxPayload {
-		p.eng.Refuse(source, refusal.New(refusal.TooLarge, "metric %q carries %d bytes of text, over max_payload (%d)", m.Name(), text, p.MaxPayload))
-		return
-	}
 	r := &p.rd
 	r.Reset()
 	var timeField *telegraf.Field
 	meter := false
+	text := 0 // bytes of text, for max_payload
 	for _, f := range m.FieldList() {
+		if v, ok := f.Value.(string); ok {
+			text += len(f.Key) + len(v)
+		}
 		if f.Key == TimeField {
 			timeField = f
 			continue
@@ -221,6 +213,12 @@ func (p *TasmotaCSV) handle(m telegraf.Metric) {
 			r.Summary = true
 		}
 		p.value(r, col, f.Value)
+	}
+	// max_payload, as the standalone applies it to the payload: Telegraf has parsed the
+	// message already, so the bound is on the text it carries (numbers are small).
+	if text > p.MaxPayload {
+		p.eng.Refuse(source, refusal.New(refusal.TooLarge, "metric %q carries %d bytes of text, over max_payload (%d)", m.Name(), text, p.MaxPayload))
+		return
 	}
 	if !meter {
 		p.eng.Refuse(source, refusal.New(refusal.NoMeter, "metric %q has no meter field (field_prefix %q)", m.Name(), p.FieldPrefix))
